@@ -70,3 +70,16 @@ export interface CertificateSource {
   /** Stops watching; leaves no timer or handle open. */
   close(): Promise<void>;
 }
+
+/** How a client verifies the server it connects to. Verification against the bundle is always on. */
+export interface ServerVerification {
+  /**
+   * Authorize the server by SPIFFE ID instead of hostname: an exact ID
+   * (`spiffe://td/ns/x/sa/y`) or a whole trust domain (`spiffe://td`).
+   */
+  readonly serverId?: string;
+  /** Base64 SHA-256 SPKI pins (several allowed for rotation); the server key must match one. */
+  readonly pins?: readonly string[];
+  /** SNI / hostname to verify when no serverId is set. */
+  readonly servername?: string;
+}

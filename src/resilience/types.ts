@@ -71,3 +71,26 @@ export interface GuardCallOptions {
   /** Retry a non-idempotent operation after an ambiguous transient failure. */
   readonly retryNonIdempotent?: boolean;
 }
+
+/** One guarded call, as an adapter hands it to {@link Guard.run}. */
+export interface GuardedCall<T, C> {
+  readonly op: OperationDescriptor;
+  /** Performs one attempt with the driver. */
+  readonly attempt: (ctx: AttemptContext<C>) => Promise<T>;
+  /** The adapter's error classifier. */
+  readonly classify: ErrorClassifier;
+  /** Credential hook; absent when the driver authenticates by itself. */
+  readonly credential?: CredentialHook<C>;
+  readonly signal?: AbortSignal;
+  /** Retry a non-idempotent operation after an ambiguous transient failure. */
+  readonly retryNonIdempotent?: boolean;
+}
+
+/**
+ * The shared pipeline every adapter calls: span ▸ policy + audit ▸ retry
+ * budget ▸ breaker ▸ auth-aware retry ▸ attempt. Failures surface as
+ * SecureNosqlError with the codes of DESIGN.md §5.
+ */
+export interface Guard {
+  run<T, C = undefined>(call: GuardedCall<T, C>): Promise<T>;
+}

@@ -49,3 +49,13 @@ export interface TokenCacheObserver {
   /** One call per issuer fetch. `outcome` is `ok` or an error code. */
   fetched?(audience: string, durationMs: number, outcome: string): void;
 }
+
+/** The token cache's public face: a {@link TokenSource} plus compare-and-swap invalidation. */
+export interface TokenProvider extends TokenSource {
+  /**
+   * Drops `token` for `audience` only if it is still the cached one (compare
+   * and swap), so a late invalidation never discards a fresher token.
+   * Returns true when something was dropped.
+   */
+  invalidate(audience: string, token: AccessToken | string): boolean;
+}
