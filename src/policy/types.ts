@@ -39,7 +39,32 @@ export interface Decision {
   readonly reason: string;
   /** For a deny: the first access that was not allowed. */
   readonly deniedAccess?: ResourceAccess;
+  /** Machine-readable class of the decision, for metrics and audit (additive; absent from older decision points). */
+  readonly code?: DecisionCode;
+  /** For a deny: what to do about it (e.g. that the decision point is unreachable). */
+  readonly remediation?: string;
 }
+
+/**
+ * Why a decision came out as it did: `allowed`; `no_match` (default deny);
+ * `explicit_deny` (a deny rule); `condition` (a rule matched but its
+ * environment/time condition failed); `rate` (its rate was exceeded);
+ * `invalid_resource` / `invalid_subject` (a refused name); `unknown_operation`
+ * (no accesses or an unknown action); `unavailable` / `invalid_answer` (a
+ * remote decision point could not answer); `error` (an engine error).
+ */
+export type DecisionCode =
+  | 'allowed'
+  | 'no_match'
+  | 'explicit_deny'
+  | 'condition'
+  | 'rate'
+  | 'invalid_resource'
+  | 'invalid_subject'
+  | 'unknown_operation'
+  | 'unavailable'
+  | 'invalid_answer'
+  | 'error';
 
 /**
  * Decides operations before they leave the process. A local matcher answers

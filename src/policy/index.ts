@@ -1,0 +1,12 @@
+export { compilePolicy, LocalDecisionPoint } from './local-decision-point.js';
+export type { LocalPolicyOptions, PolicyExplanation, AccessExplanation, RuleEvaluation, ConditionResult } from './local-decision-point.js';
+export { parsePolicyText, validatePolicyDocument, ACTIONS, DAY_NAMES } from './document.js';
+export type { PolicyDocument, ServicePolicy, PolicyRule, RuleConditions, TimeWindow, DayName } from './document.js';
+export { FilePolicy, watchPolicyFile, loadPolicyFile } from './file-policy.js';
+export type { FilePolicyOptions, PolicyReloadEvent } from './file-policy.js';
+export { OpaDecisionPoint } from './opa-decision-point.js';
+export type { OpaDecisionPointOptions } from './opa-decision-point.js';
+export { CedarDecisionPoint } from './cedar-decision-point.js';
+export type { CedarDecisionPointOptions } from './cedar-decision-point.js';
+export type { DecisionPointStats } from './decision-cache.js';
+export type { Action, ResourceAccess, DecisionRequest, DecisionContext, Decision, DecisionCode, DecisionPoint } from './types.js';
