@@ -3,7 +3,7 @@ export type { JsonLinesAuditSinkOptions } from './json-lines-sink.js';
 export { MemoryAuditSink } from './memory-sink.js';
 export type { MemoryAuditSinkOptions } from './memory-sink.js';
 export { fanOutAuditSink } from './fan-out.js';
-export { sanitizeAuditRecord, redactSecrets } from './sanitize.js';
+export { sanitizeAuditRecord } from './sanitize.js';
 export { AnomalyDetector } from './anomaly-detector.js';
 export type { AnomalyDetectorOptions, Anomaly } from './anomaly-detector.js';
 export type { AuditRecord, AuditSink } from './types.js';

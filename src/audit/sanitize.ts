@@ -1,23 +1,15 @@
+import { redact } from '../telemetry/redact.js';
 import type { AuditRecord } from './types.js';
 
 const MAX_STRING = 1024;
 const MAX_RESOURCES = 64;
-// JWT/JWS compact form, bearer/basic credentials, PEM blocks, AWS secret-looking key/value pairs.
-const SECRET_PATTERNS: readonly RegExp[] = [
-  /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g,
-  /\b(?:bearer|basic|dpop)\s+[A-Za-z0-9._~+/=-]{8,}/gi,
-  /-----BEGIN [A-Z0-9 ]+-----[\s\S]*?(?:-----END [A-Z0-9 ]+-----|$)/g,
-  /\b(?:access_token|refresh_token|id_token|token|password|passwd|secret|client_assertion|x-amz-security-token|aws_secret_access_key|sessiontoken)=[^&\s;]+/gi,
-];
 const ACTIONS = new Set(['read', 'write', 'admin', 'unknown']);
 const KINDS = new Set(['decision', 'outcome', 'anomaly']);
 const SYSTEMS = new Set(['mongodb', 'dynamodb', 'http']);
 
-/** Replaces anything that looks like a token, credential or key with `[REDACTED]`, and bounds the length. */
-export function redactSecrets(value: string): string {
-  let out = value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…` : value;
-  for (const re of SECRET_PATTERNS) out = out.replace(re, '[REDACTED]');
-  return out;
+/** Bounds the length, then redacts token-, credential- and key-looking text with the shared {@link redact}. */
+function redactSecrets(value: string): string {
+  return redact(value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…` : value);
 }
 
 function text(v: unknown): string | undefined {
