@@ -1,0 +1,13 @@
+export { TokenCache } from './token-cache.js';
+export type { TokenCacheOptions, RevokeAllResult } from './token-cache.js';
+export { OAuthTokenSource, TOKEN_EXCHANGE_GRANT } from './oauth-token-source.js';
+export type { OAuthTokenSourceOptions } from './oauth-token-source.js';
+export { FileTokenSource } from './file-token-source.js';
+export type { FileTokenSourceOptions } from './file-token-source.js';
+export { createTokenSource } from './create-token-source.js';
+export type { CreateTokenSourceOptions, RevocableTokenSource } from './create-token-source.js';
+export { createAccessToken } from './access-token.js';
+export type { AccessTokenInit, AccessTokenJSON } from './access-token.js';
+export type { IssuerMetadata } from './discovery.js';
+export type { RetryOptions } from './backoff.js';
+export type { AccessToken, GetTokenOptions, TokenSource, TokenProvider, TokenCacheObserver, TokenCacheResult } from './types.js';
