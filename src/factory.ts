@@ -253,7 +253,12 @@ class Factory implements SecureClientFactory {
     const { createDynamoDbClient } = await import('./drivers/dynamodb/index.js');
     const client = await createDynamoDbClient(ctx, options);
     // DynamoDBClient.destroy() is synchronous; wrap it so close() treats every client alike.
-    this.#clients.add({ close: () => Promise.resolve(client.destroy()) });
+    this.#clients.add({
+      close: () => {
+        client.destroy();
+        return Promise.resolve();
+      },
+    });
     return client;
   }
 
