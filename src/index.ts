@@ -151,3 +151,6 @@ export type { SecureDynamoDbOptions, SafeDynamoDbClientConfig, EndpointTrust } f
 export { createHttpClient } from './drivers/http/index.js';
 export { createMongoClient } from './drivers/mongodb/index.js';
 export { createDynamoDbClient } from './drivers/dynamodb/index.js';
+
+export { runDoctor, renderDoctorReport, formatDoctorReport } from './cli/index.js';
+export type { DoctorOptions, DoctorReport, DoctorCheck, DoctorStatus, DoctorFacts, DoctorConfigFile } from './cli/index.js';
