@@ -135,12 +135,57 @@ describe('createSecureClientFactory', () => {
     } finally {
       await secure.close();
       await api.close();
-      await verifier.close?.();
+      await verifier.close();
     }
     // Give closed sockets a tick to be released, then compare against what existed before the factory.
     await new Promise((resolve) => setTimeout(resolve, 50));
     const leftover = process.getActiveResourcesInfo().filter((r) => !baseline.has(r) && r !== 'TTYWrap');
     expect(leftover.filter((r) => r === 'FSEventWrap' || r === 'TLSWrap' || r === 'TCPSocketWrap')).toEqual([]);
+  });
+
+  it('audit completeness: every operation of a mixed run has exactly one decision and one outcome record, none with a token', async () => {
+    const server = await pki.issueServer({ spiffeId: 'spiffe://example.test/ns/docs/sa/docs-api' });
+    const verifier = createJwksVerifier({ jwksUrl: issuer.jwksUrl, audience: 'docs-api', ca: pki.caCertPem });
+    const api = await new DocApiServer({ cert: server.certificatePem, key: server.privateKeyPem, ca: pki.caCertPem, verifyToken: verifier.verify }).start();
+    const audit = new MemoryAuditSink();
+    const secure = await createSecureClientFactory({
+      ...identity(),
+      audit,
+      resilience: { retry: { baseDelayMs: 1, maxDelayMs: 5 } },
+      policy: { version: 1, services: [{ id: serviceId, rules: [{ id: 'docs-rw', resources: [`http:${api.origin}/v1/docs/*`], actions: ['read', 'write'] }] }] },
+    });
+    const outcomes: string[] = [];
+    const run = async (work: () => Promise<{ body: { dump(): Promise<void> } }>): Promise<void> => {
+      try {
+        const res = await work();
+        await res.body.dump();
+        outcomes.push('ok');
+      } catch (error) {
+        outcomes.push(isSecureNosqlError(error) ? error.code : 'other');
+      }
+    };
+    try {
+      const docs = secure.http({ origin: api.origin, audience: 'docs-api', serverId: 'spiffe://example.test/ns/docs/sa/docs-api' });
+      await run(() => docs.request({ method: 'PUT', path: '/v1/docs/1', body: '{}' }));
+      await run(() => docs.request({ method: 'GET', path: '/v1/admin' }));
+      api.failNext(1, { status: 403 });
+      await run(() => docs.request({ method: 'GET', path: '/v1/docs/1' }));
+      api.failNext(1, { status: 503 });
+      await run(() => docs.request({ method: 'GET', path: '/v1/docs/1' }));
+      api.rejectNextTokens(1);
+      await run(() => docs.request({ method: 'GET', path: '/v1/docs/1' }));
+      const token = await secure.tokens.getToken('docs-api');
+      expect(outcomes).toEqual(['ok', 'POLICY_DENIED', 'ACCESS_DENIED', 'ok', 'ok']);
+      const decisions = audit.records.filter((r) => r.kind === 'decision');
+      const outcomeRecords = audit.records.filter((r) => r.kind === 'outcome');
+      expect(decisions).toHaveLength(5);
+      expect(outcomeRecords.map((r) => r.outcome)).toEqual(['ok', 'POLICY_DENIED', 'ACCESS_DENIED', 'ok', 'ok']);
+      expect(JSON.stringify(audit.records)).not.toContain(token.value);
+    } finally {
+      await secure.close();
+      await api.close();
+      await verifier.close();
+    }
   });
 
   it('errors carry a code, a remediation and a public view without details', async () => {
