@@ -121,6 +121,9 @@ export class GuardPipeline implements Guard, BreakerStateReader {
   readonly #now: () => number;
   /** True with the default clock: wall time is then derived from the `performance.now()` readings the span timing takes anyway (a clock read costs ~0.3 µs on some VMs). */
   readonly #defaultClock: boolean;
+  /** Wall clock minus monotonic clock, re-anchored every second so a stepped system clock is followed within a second. */
+  #wallOffset = Date.now() - performance.now();
+  readonly #anchorTimer: NodeJS.Timeout | undefined;
   readonly #decisionContext: DecisionRequest['context'];
   readonly #targets = new Map<string, TargetState>();
   readonly #info = new WeakMap<OperationDescriptor, OperationInfo>();
@@ -149,6 +152,12 @@ export class GuardPipeline implements Guard, BreakerStateReader {
     this.#customSleep = options.sleep;
     this.#now = options.now ?? Date.now;
     this.#defaultClock = options.now === undefined;
+    if (this.#defaultClock) {
+      this.#anchorTimer = setInterval(() => {
+        this.#wallOffset = Date.now() - performance.now();
+      }, 1_000);
+      this.#anchorTimer.unref();
+    }
     this.#decisionContext = options.environment === undefined ? undefined : Object.freeze({ environment: options.environment });
     this.#ownsTelemetry = options.telemetry === undefined;
     this.#telemetry =
@@ -442,7 +451,7 @@ export class GuardPipeline implements Guard, BreakerStateReader {
 
   /** Wall-clock ms for a `performance.now()` reading (or the injected clock in tests). */
   #wallTime(perfNow: number): number {
-    return this.#defaultClock ? performance.timeOrigin + perfNow : this.#now();
+    return this.#defaultClock ? this.#wallOffset + perfNow : this.#now();
   }
 
   #record(kind: 'decision' | 'outcome', info: OperationInfo, decision: Decision, op: OperationDescriptor, traceId: string | undefined, timeMs: number): Mutable<AuditRecord> {
@@ -567,6 +576,7 @@ export class GuardPipeline implements Guard, BreakerStateReader {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
+    clearInterval(this.#anchorTimer);
     for (const sleep of this.#sleeps) {
       clearTimeout(sleep.timer);
       sleep.reject(this.#closedDuringRetry());
