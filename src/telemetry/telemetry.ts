@@ -32,6 +32,9 @@ export interface TelemetryOptions {
   readonly now?: () => number;
 }
 
+/** Audiences whose token-cache metric attributes are memoised before the memo is reset. */
+const MAX_MEMOIZED_AUDIENCES = 1_024;
+
 /** Breaker states as reported to telemetry. */
 export type BreakerStateName = 'closed' | 'half_open' | 'open';
 
@@ -163,9 +166,21 @@ export class Telemetry {
    * `secure_nosql.token_cache` and a `token.refresh` event.
    */
   tokenObserver(): TokenCacheObserver {
+    // A cache hit is on every guarded call: redacting the audience and building
+    // the attribute object once per (audience, result) keeps the hit cheap.
+    const attributeCache = new Map<string, Partial<Record<TokenCacheResult, Attributes>>>();
+    const attributesFor = (audience: string, result: TokenCacheResult): Attributes => {
+      let byResult = attributeCache.get(audience);
+      if (byResult === undefined) {
+        if (attributeCache.size >= MAX_MEMOIZED_AUDIENCES) attributeCache.clear();
+        byResult = {};
+        attributeCache.set(audience, byResult);
+      }
+      return (byResult[result] ??= Object.freeze({ [ATTR.AUDIENCE]: redact(audience), [ATTR.TOKEN_RESULT]: result }));
+    };
     return {
       cacheResult: (audience: string, result: TokenCacheResult): void => {
-        this.tokenCacheResults.add(1, { [ATTR.AUDIENCE]: redact(audience), [ATTR.TOKEN_RESULT]: result });
+        this.tokenCacheResults.add(1, attributesFor(audience, result));
         const span = trace.getActiveSpan();
         if (span !== undefined && span.isRecording()) span.setAttribute(ATTR.TOKEN_CACHE, result);
       },
