@@ -3,12 +3,12 @@
  * at 1,000 rules, cold-cache stampede, heap over 1,000,000 guarded calls and
  * heap for 10,000 cached audiences.
  */
+import { thousandRulePolicy } from './policy-fixture.js';
 import { randomUUID } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { SignJWT, generateKeyPair } from 'jose';
 import type { CertificateSource } from '../../src/certificates/types.js';
-import { compilePolicy, type DecisionRequest } from '../../src/policy/index.js';
 import type { AttemptContext, Classification, GuardPipeline, OperationDescriptor } from '../../src/resilience/index.js';
 import { trace, type Attributes } from '@opentelemetry/api';
 import { ATTR, Telemetry, redact } from '../../src/telemetry/index.js';
@@ -109,29 +109,9 @@ export async function getTokenBreakdown(audience: string): Promise<{ withoutObse
   return { withoutObserverNs, withTelemetryObserverNs, withMemoisedObserverNs, redactAudienceNs };
 }
 
-/** Same policy shape as bench/policy.ts: 100 services × 10 rules. */
+/** The same 1,000-rule policy as bench/policy.ts. */
 export function policyDecisionNs(): { rules: number; median: number; p10: number; p90: number } {
-  const services = [];
-  for (let s = 0; s < 100; s++) {
-    const rules = [];
-    for (let r = 0; r < 10; r++) {
-      rules.push({
-        id: `svc${s}-rule${r}`,
-        resources: [`mongodb:db${s}-${r}/*`, `dynamodb:table${s}-${r}`, `dynamodb:table${s}-${r}/index/*`],
-        actions: r % 2 === 0 ? ['read'] : ['read', 'write'],
-        ...(r === 9 ? { conditions: { environments: ['prod'], timeWindow: { start: '00:00', end: '23:59' } } } : {}),
-      });
-    }
-    services.push({ id: `spiffe://prod.example/ns/ns${s}/sa/api`, rules });
-  }
-  const policy = compilePolicy({ version: 1, services });
-  const subject = 'spiffe://prod.example/ns/ns57/sa/api';
-  const requests: DecisionRequest[] = [
-    { subject, system: 'mongodb', operation: 'find', accesses: [{ resource: 'mongodb:db57-3/items', action: 'read' }] },
-    { subject, system: 'dynamodb', operation: 'PutItem', accesses: [{ resource: 'dynamodb:table57-9', action: 'write' }], context: { environment: 'prod' } },
-    { subject, system: 'mongodb', operation: 'insertOne', accesses: [{ resource: 'mongodb:db57-2/items', action: 'write' }] },
-    { subject, system: 'dynamodb', operation: 'Query', accesses: [{ resource: 'dynamodb:table57-5/index/byDate', action: 'read' }] },
-  ];
+  const { policy, requests } = thousandRulePolicy();
   let i = 0;
   const r = nsPerOp(() => policy.decide(requests[i++ & 3]!), 1001, 200);
   return { rules: policy.ruleCount, ...r };
