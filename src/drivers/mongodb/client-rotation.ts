@@ -13,6 +13,12 @@ export class ClientLease {
   cursors = 0;
   retiring = false;
   closed = false;
+  /**
+   * False after a failed connect: the driver then closes that client's topology but keeps it, so every
+   * later operation would fail with MongoTopologyClosedError; `connect()` must open a new one first.
+   */
+  ready = true;
+  connecting: Promise<void> | undefined;
   deadline: NodeJS.Timeout | undefined;
   readonly #collections = new Map<string, Collection>();
 
@@ -141,6 +147,24 @@ export class RotatingMongoClient {
     return slot;
   }
 
+  /**
+   * Reconnects a leased client whose last connect failed (a no-op otherwise). Concurrent callers share
+   * one connect; its failure (e.g. 18 for a revoked token) reaches the caller's classifier like any
+   * operation error, so a rejected token is refreshed and the guard's retry reconnects with a fresh one.
+   */
+  async ready(lease: ClientLease): Promise<void> {
+    if (lease.ready || lease.closed) return;
+    lease.connecting ??= lease.client
+      .connect()
+      .then(() => {
+        lease.ready = true;
+      })
+      .finally(() => {
+        lease.connecting = undefined;
+      });
+    await lease.connecting;
+  }
+
   /** Leases a specific client (a cursor's) for one operation; pair with {@link release}. */
   hold(lease: ClientLease): void {
     this.#assertOpen();
@@ -191,7 +215,10 @@ export class RotatingMongoClient {
     try {
       await next.client.connect();
     } catch (error) {
-      // Swap anyway: new connections must present the new certificate; the driver connects on the next operation.
+      // Swap anyway: new connections must present the new certificate. The driver closed the failed
+      // topology, so the next operation reconnects (see ready()); reporting the error lets the
+      // classifier hand a rejected token (18) to the OIDC bridge first, so that reconnect uses a fresh one.
+      next.ready = false;
       this.#options.onRotationError?.(error);
     }
     if (this.#closed) {

@@ -110,6 +110,7 @@ export function createGuardedCollection<TSchema extends Document>(core: MongoCor
       attempt: async () => {
         const lease = rotation.lease();
         try {
+          await rotation.ready(lease);
           const collection = lease.collection(db, name) as unknown as Record<string, AnyMethod>;
           return await (collection[method] as AnyMethod).apply(collection, args);
         } catch (error) {

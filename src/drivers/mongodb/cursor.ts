@@ -192,6 +192,7 @@ export class GuardedMongoCursor<T> implements GuardedFindCursor<T> {
           if (cursor === undefined || lease === undefined) throw new Error('cursor state lost');
           rotation.hold(lease);
           try {
+            await rotation.ready(lease);
             return await use(cursor);
           } catch (error) {
             throw findVerificationError(error) ?? error;
