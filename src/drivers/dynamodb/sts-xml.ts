@@ -28,15 +28,8 @@ export function rootElement(xml: string): string | undefined {
 
 /** The decoded text of `<name>` inside `scope`; undefined when absent, repeated or not a text leaf. */
 export function leafText(scope: string, name: string): string | undefined {
-  const open = new RegExp(`<${name}(?:\\s[^>]*)?>`, 'g');
-  const matches = [...scope.matchAll(open)];
-  const match = matches.length === 1 ? matches[0] : undefined;
-  if (match === undefined) return undefined;
-  const start = match.index + match[0].length;
-  const end = scope.indexOf(`</${name}>`, start);
-  if (end < 0) return undefined;
-  const raw = scope.slice(start, end);
-  if (raw.includes('<')) return undefined;
+  const raw = element(scope, name);
+  if (raw === undefined || raw.includes('<')) return undefined;
   return decode(raw.trim());
 }
 
